@@ -1,0 +1,1 @@
+"""Outcome reports: participants with toxicities by term and worst CTCAE grade."""

@@ -1,0 +1,1 @@
+"""Server-rendered pages for site staff under ``/staff/``: alerts, subjects, eDISH, toxicity."""
