@@ -65,10 +65,10 @@ class ActivationCode(ProModel, table=True):
 
 
 class ActivationAttempt(ProModel, table=True):
-    """One activation attempt from one client (IP), kept for the guess-limit window.
+    """One wrong activation code from one client (IP), kept for the guess-limit window.
 
-    Kept in the database so every replica counts the same attempts. A successful attempt's row is
-    deleted with the activation; what remains are failures (and attempts still in flight).
+    Kept in the database so every replica counts the same failures. Codes the study issued leave
+    no row, whatever their state; only codes that were never issued count (see ``throttle``).
     """
 
     __tablename__ = "activation_attempts"

@@ -73,11 +73,12 @@ async def activate(
     limit = throttle.GuessLimit(
         sign_in.settings.activation_max_failures, sign_in.settings.activation_failure_window_s
     )
-    attempt_id = await throttle.reserve_attempt(sign_in.db, client, limit=limit, now=now)
     canonical = normalise_activation_code(typed_code)
-    if canonical is None:
+    code_hash = None if canonical is None else hash_secret(canonical)
+    if not await throttle.judge_attempt(sign_in.db, client, code_hash, limit=limit, now=now):
         raise Unauthorized(BAD_CODE)
-    code = await repository.find_activation_code(session, hash_secret(canonical))
+    assert code_hash is not None
+    code = await repository.find_activation_code(session, code_hash)
     if code is None:
         raise Unauthorized(BAD_CODE)
     patient = await session.get(Patient, code.patient_id, with_for_update=True)
@@ -88,7 +89,6 @@ async def activate(
         if not await _lost_activation_answer(session, sign_in, code, now=now):
             raise Unauthorized(BAD_CODE)
         retry = True
-    await throttle.forget_attempt(session, attempt_id)
     signed_out = await repository.revoke_patient_refresh_tokens(session, patient.id, now=now)
     pair = await _issue_pair(session, sign_in, patient, family_id=None, now=now)
     await audit.record(

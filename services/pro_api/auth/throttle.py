@@ -1,11 +1,14 @@
 """The activation-code guess limit: a few wrong codes per client, then wait.
 
-Every attempt first *reserves* a row in ``activation_attempts`` in its own committed transaction,
-so the limit holds across replicas and for attempts racing in parallel (on PostgreSQL the count
-and the reservation are serialised per client with a transaction-scoped advisory lock; SQLite
-serialises writers already). A successful activation deletes its reservation in the same
-transaction that spends the code; a failed one leaves it standing as a failure. Rows older than
-the window are pruned as attempts arrive.
+Every attempt is judged in its own committed transaction before anything else happens: the
+client's failures in the window are counted, and the typed code is looked up. A code that is not
+one the study ever issued is a wrong guess, recorded as a row in ``activation_attempts`` in that
+same transaction, so the limit holds across replicas and for guesses racing in parallel (on
+PostgreSQL the count, the look-up and the record are serialised per client with a
+transaction-scoped advisory lock; SQLite serialises writers already). A code the study did issue
+is not a guess, whatever its state (used, expired, replaced): it leaves no row, so many phones
+behind one clinic's address can activate at the same moment. Rows older than the window are
+pruned as attempts arrive.
 
 The client is the peer address of the ASGI scope (uvicorn runs with proxy headers, so behind a
 trusted proxy it is the phone's address). Many patients behind one clinic NAT share a budget.
@@ -19,12 +22,11 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.common.db import Database
 from services.common.errors import Problem
-from services.pro_api.models import ActivationAttempt
+from services.pro_api.models import ActivationAttempt, ActivationCode
 
 MAX_CLIENT_LENGTH = 64
 
@@ -53,10 +55,12 @@ def _lock_key(client: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-async def reserve_attempt(db: Database, client: str, *, limit: GuessLimit, now: dt.datetime) -> int:
-    """Count this attempt against the client, or refuse it (429) if the budget is spent.
-
-    Returns the reservation's id, to be released with :func:`forget_attempt` on success.
+async def judge_attempt(
+    db: Database, client: str, code_hash: str | None, *, limit: GuessLimit, now: dt.datetime
+) -> bool:
+    """Refuse the attempt (429) if the client's budget is spent; otherwise say whether the code is
+    one the study issued. A code that is not (``code_hash`` is None for one that cannot even be a
+    code) is recorded as the client's failure before this returns False.
     """
     client = client[:MAX_CLIENT_LENGTH]
     cutoff = now - dt.timedelta(seconds=limit.window_s)
@@ -80,13 +84,16 @@ async def reserve_attempt(db: Database, client: str, *, limit: GuessLimit, now: 
             await session.commit()
             frees_at = oldest + dt.timedelta(seconds=limit.window_s)
             raise TooManyAttempts(max(1, math.ceil((frees_at - now).total_seconds())))
-        attempt = ActivationAttempt(client=client, attempted_at=now)
-        session.add(attempt)
+        issued = (
+            code_hash is not None
+            and (
+                await session.scalar(
+                    select(col(ActivationCode.id)).where(col(ActivationCode.code_hash) == code_hash)
+                )
+            )
+            is not None
+        )
+        if not issued:
+            session.add(ActivationAttempt(client=client, attempted_at=now))
         await session.commit()
-        assert attempt.id is not None
-        return attempt.id
-
-
-async def forget_attempt(session: AsyncSession, attempt_id: int) -> None:
-    """A successful attempt does not count against the client."""
-    await session.execute(delete(ActivationAttempt).where(col(ActivationAttempt.id) == attempt_id))
+        return issued

@@ -215,6 +215,36 @@ async def test_guesses_fired_in_parallel_cannot_exceed_the_limit(pro) -> None:
     assert statuses == [401] * 5 + [429] * 3
 
 
+async def test_many_phones_behind_one_address_may_activate_at_the_same_moment(pro, tokens) -> None:
+    """A clinic's waiting room shares one public address: eight right codes at once are not eight
+    guesses, and none of them uses up the budget for a later wrong one."""
+    import asyncio
+
+    patients = [await enrol(pro, tokens) for _ in range(8)]
+    ip = new_client_ip()
+    async with from_address(pro, ip) as client:
+        responses = await asyncio.gather(
+            *(
+                client.post("/v1/auth/activate", json={"activation_code": p["activation_code"]})
+                for p in patients
+            )
+        )
+    assert [r.status_code for r in responses] == [200] * 8
+    for _ in range(5):
+        assert (await activate(pro, "ZZZZZ-ZZZZZ", ip=ip)).status_code == 401
+    assert (await activate(pro, "ZZZZZ-ZZZZZ", ip=ip)).status_code == 429
+
+
+async def test_a_used_code_typed_again_is_refused_but_is_not_a_guess(pro, tokens) -> None:
+    patient = await enrol(pro, tokens)
+    ip = new_client_ip()
+    assert (await activate(pro, patient["activation_code"], ip=ip)).status_code == 200
+    await expire_activation_codes(pro, patient["id"])
+    for _ in range(6):
+        assert (await activate(pro, patient["activation_code"], ip=ip)).status_code == 401
+    assert (await activate(pro, "ZZZZZ-ZZZZZ", ip=ip)).status_code == 401
+
+
 async def test_activation_needs_a_code_in_the_body(pro) -> None:
     async with from_address(pro, new_client_ip()) as client:
         missing = await client.post("/v1/auth/activate", json={})
