@@ -195,7 +195,8 @@ class Dispatcher:
             self._listener = None
 
     async def stop(self, grace_s: float = 10.0) -> None:
-        """Finish the batch in hand (up to ``grace_s``), then release any claims still held."""
+        """Finish the deliveries in flight (up to ``grace_s``), then release any claims still
+        held."""
         self._stopping = True
         self._wake.set()
         if self._task is not None:
@@ -212,20 +213,53 @@ class Dispatcher:
         await self.http.aclose()
 
     async def _loop(self) -> None:
-        while not self._stopping:
-            # Clear before claiming, not after: a wake-up that arrives while a batch is being
-            # delivered must not be lost (it would otherwise wait a whole poll interval).
-            self._wake.clear()
-            try:
-                handled = await self.run_once()
-            except Exception:  # the database is down or restarting: keep trying
-                log.exception("outbox dispatch failed; retrying")
-                handled = 0
-            if self._stopping:
-                break
-            if handled < self.batch_size:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+        """Keep up to ``batch_size`` deliveries in flight, each on its own.
+
+        A delivery that hangs (a receiver that never answers, until the HTTP timeout) holds only
+        its own slot: the loop claims more messages as soon as it is woken or a slot frees up, so
+        one site's dead endpoint does not delay another site's alert.
+        """
+        in_flight: set[asyncio.Task[None]] = set()
+
+        def finished(task: asyncio.Task[None]) -> None:
+            full = len(in_flight) >= self.batch_size
+            in_flight.discard(task)
+            if full:  # a slot opened on a full pipeline: there may be more waiting
+                self._wake.set()
+
+        try:
+            while not self._stopping:
+                # Clear before claiming, not after: a wake-up that arrives while messages are
+                # being claimed must not be lost (it would otherwise wait a whole poll interval).
+                self._wake.clear()
+                free = self.batch_size - len(in_flight)
+                claimed: list[OutboxMessage] = []
+                if free > 0:
+                    try:
+                        claimed = await self._claim(free)
+                    except Exception:  # the database is down or restarting: keep trying
+                        log.exception("outbox dispatch failed; retrying")
+                for message in claimed:
+                    task = asyncio.create_task(self._deliver_logged(message))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if self._stopping:
+                    break
+                if free == 0 or len(claimed) < free:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+            if in_flight:  # finish what is in hand; stop() bounds this with its grace
+                await asyncio.gather(*in_flight, return_exceptions=True)
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _deliver_logged(self, message: OutboxMessage) -> None:
+        try:
+            await self._deliver(message)
+        except Exception:  # recording the outcome failed; the lease expires and it is retried
+            log.exception("outbox delivery failed", extra={"message_id": message.id})
 
     async def run_once(self) -> int:
         """Claim one batch of due messages and deliver them; returns how many were handled."""
@@ -234,7 +268,7 @@ class Dispatcher:
             await asyncio.gather(*(self._deliver(m) for m in messages))
         return len(messages)
 
-    async def _claim(self) -> list[OutboxMessage]:
+    async def _claim(self, limit: int | None = None) -> list[OutboxMessage]:
         om = self.tables.outbox_messages
         now = utcnow()
         due = (
@@ -245,7 +279,7 @@ class Dispatcher:
                 or_(om.c.claimed_until.is_(None), om.c.claimed_until < now),
             )
             .order_by(om.c.next_attempt_at)
-            .limit(self.batch_size)
+            .limit(limit or self.batch_size)
             .with_for_update(skip_locked=True)
         )
         stmt = (

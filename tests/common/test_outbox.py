@@ -240,20 +240,34 @@ def test_next_delay_follows_the_schedule_with_bounded_jitter() -> None:
 async def test_a_wake_up_during_a_delivery_is_not_lost(db) -> None:
     """A message committed while the dispatcher is busy delivering is sent at once, not after
     a whole poll interval."""
-    async with running_receiver() as receiver:
+    async with running_receiver(delay_s=1.0) as slow, running_receiver() as fast:
         d = dispatcher(db, HttpJsonDeliverer(), poll_interval_s=30.0)
-        original = d.run_once
-        late: list[str] = []
-
-        async def run_once_then_enqueue() -> int:
-            handled = await original()
-            if not late:  # a commit lands (and wakes us) while this batch is in flight
-                late.extend(await put(db, receiver.url))
-                d.wake()
-            return handled
-
-        d.run_once = run_once_then_enqueue  # type: ignore[method-assign]
         await d.start()
-        await receiver.wait_for(1, timeout_s=5)
+        await put(db, slow.url)
+        d.wake()
+        while not slow.seen:  # the first delivery is in flight (the receiver holds it)
+            await asyncio.sleep(0.01)
+        late = await put(db, fast.url)
+        d.wake()
+        await fast.wait_for(1, timeout_s=5)
         await d.stop()
-    assert receiver.accepted[late[0]] == 1
+    assert fast.accepted[late[0]] == 1
+
+
+async def test_a_hung_receiver_does_not_hold_up_another_sites_messages(db) -> None:
+    """One endpoint that never answers (until the HTTP timeout) occupies one delivery slot; a
+    message for a healthy endpoint committed meanwhile arrives in well under a second."""
+    async with running_receiver(delay_s=30.0) as hung, running_receiver() as healthy:
+        d = dispatcher(db, HttpJsonDeliverer(), poll_interval_s=30.0, http_timeout_s=8.0)
+        await d.start()
+        stuck = await put(db, hung.url, 3)
+        d.wake()
+        while len(hung.seen) < 3:
+            await asyncio.sleep(0.01)
+        ids = await put(db, healthy.url, 2)
+        d.wake()
+        # Arrives before the hung deliveries could even time out (8 s):
+        await healthy.wait_for(2, timeout_s=5)
+        assert await status(db, stuck[0]) == "pending"
+        await d.stop(grace_s=0.5)
+    assert all(healthy.accepted[i] == 1 for i in ids)
