@@ -17,6 +17,9 @@ RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels
 USER captem
 WORKDIR /var/lib/captem
 EXPOSE 8080
+# SIGTERM drains requests (CAPTEM_SHUTDOWN_DRAIN_S, 6 s) and then webhook deliveries
+# (CAPTEM_DISPATCHER_STOP_GRACE_S, 3 s): inside `docker stop`'s default 10 s.
+STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ[\"CAPTEM_PORT\"]}/healthz', timeout=2)"
 ENTRYPOINT ["captem", "serve", "--host", "0.0.0.0"]

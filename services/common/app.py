@@ -132,7 +132,7 @@ def create_service_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await job
             if dispatcher is not None:
-                await dispatcher.stop()
+                await dispatcher.stop(settings.dispatcher_stop_grace_s)
             await db.dispose()
 
     app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)

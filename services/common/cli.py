@@ -104,7 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=port,
         log_config=None,
         proxy_headers=True,
-        timeout_graceful_shutdown=20,
+        timeout_graceful_shutdown=settings.shutdown_drain_s,
     )
     return 0
 

@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     outbox_retry_schedule_s: tuple[float, ...] = STANDARD_WEBHOOKS_SCHEDULE
     outbox_jitter: float = Field(default=0.1, ge=0.0, le=0.5)
     dispatcher_enabled: bool = True
+    # On SIGTERM: requests in flight get up to shutdown_drain_s to finish, then deliveries in
+    # flight get dispatcher_stop_grace_s before their claims are released for another replica.
+    # Together they stay inside Docker's and Kubernetes' default stop timeouts (10 s, 30 s).
+    shutdown_drain_s: int = Field(default=6, ge=0, le=300)
+    dispatcher_stop_grace_s: float = Field(default=3.0, ge=0.0, le=300.0)
     # Background jobs (alert escalation, diary reminders); they run where the dispatcher runs.
     periodic_tasks_enabled: bool = True
     escalation_interval_s: float = 30.0

@@ -52,7 +52,7 @@ async def test_sigterm_drains_in_flight_requests_and_releases_outbox_claims(
         pytest.skip("in-flight requests are held on a PostgreSQL lock")
     async with (
         migrated_databases(backend, "sigterm", tmp_path) as urls,
-        # Every delivery hangs far longer than the dispatcher's shutdown grace (10 s).
+        # Every delivery hangs far longer than the dispatcher's shutdown grace (3 s).
         running_receiver(id_header="webhook-id", delay_s=120) as receiver,
     ):
         env = service_env(urls, tmp_path, dispatcher_enabled=True, outbox_http_timeout_s=120)
