@@ -389,7 +389,10 @@ async def post_fhir_questionnaire_response(
     resource = fhir.questionnaire_response_resource(row, patient)
     location = f"{str(request.base_url).rstrip('/')}/fhir/QuestionnaireResponse/{row.id}"
     return await idem.respond(
-        session, 201 if created else 200, resource, headers={"Location": location}
+        session,
+        201 if created else 200,
+        resource,
+        headers={"Location": location, "Content-Type": FHIR_JSON},
     )
 
 

@@ -37,6 +37,7 @@ async def test_a_fhir_questionnaire_response_is_stored_and_scored_like_the_json_
         "/fhir/QuestionnaireResponse", json=fhir_response(), headers=patient.headers
     )
     assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/fhir+json")
     resource = response.json()
     assert resource["resourceType"] == "QuestionnaireResponse"
     assert response.headers["location"].endswith(f"/fhir/QuestionnaireResponse/{resource['id']}")
@@ -123,6 +124,7 @@ async def test_fhir_submission_is_idempotent(pro, tokens) -> None:
     again = await pro.post("/fhir/QuestionnaireResponse", json=fhir_response(), headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
+    assert again.headers["content-type"].startswith("application/fhir+json")
 
 
 async def test_search_by_subject_returns_a_searchset_with_score_observations(pro, tokens) -> None:
