@@ -299,6 +299,10 @@ class PreparedObservation:
     graded: service.GradedLab
 
 
+class SubjectCache(dict[str, Subject | None]):
+    """Subjects already looked up (in the caller's scope) for one request's Observations."""
+
+
 async def prepare(
     session: AsyncSession,
     principal: Principal,
@@ -306,11 +310,17 @@ async def prepare(
     *,
     now: dt.datetime,
     where: str = "Observation",
+    subjects: SubjectCache | None = None,
 ) -> PreparedObservation:
     """Everything short of writing; raises FhirError (422 unreadable or ungradable, 404 subject
     not found or out of the caller's scope)."""
     observation = read_observation(resource, now, where)
-    subject = await find_subject(session, principal, observation.subject_id)
+    subjects = SubjectCache() if subjects is None else subjects
+    if observation.subject_id not in subjects:
+        subjects[observation.subject_id] = await find_subject(
+            session, principal, observation.subject_id
+        )
+    subject = subjects[observation.subject_id]
     if subject is None:
         raise FhirError(
             404,
@@ -334,43 +344,101 @@ async def prepare(
     return PreparedObservation(observation, subject, graded)
 
 
-async def save(
+async def save_all(
     session: AsyncSession,
     tables: PlatformTables,
     principal: Principal,
-    prepared: PreparedObservation,
+    items: Sequence[PreparedObservation],
     *,
     now: dt.datetime,
-) -> tuple[service.LabRow, bool]:
-    """Store a prepared Observation; (row, False) when the same one was stored before."""
-    observation, subject = prepared.observation, prepared.subject
-    source_id = observation.source_id
-    if source_id is not None:
-        stored = await service.find_stored(session, subject.id, "fhir", source_id)
-        if stored is not None:
-            return stored, False
+) -> list[tuple[service.LabRow, bool]]:
+    """Store prepared Observations; for each, (row, created). One that was stored before under
+    the same Observation.id, or earlier in the same request, is answered with that row.
+
+    Observations of one subject and collection time are stored together, as one ``POST
+    /v1/labs`` batch (one insert, one audit event, one alert evaluation), in subject order (the
+    order subject locks are taken in), each group in a savepoint so that losing a race with a
+    concurrent copy of an Observation costs only that group, which is then stored one by one.
+    """
+    answers: dict[int, tuple[service.LabRow, bool]] = {}
+    first_index: dict[tuple[str, str], int] = {}
+    repeats: dict[int, int] = {}
+    by_subject: dict[str, list[int]] = {}
+    for index, item in enumerate(items):
+        source_id = item.observation.source_id
+        if source_id is not None:
+            key = (item.subject.id, source_id)
+            if key in first_index:
+                repeats[index] = first_index[key]
+                continue
+            first_index[key] = index
+        by_subject.setdefault(item.subject.id, []).append(index)
+    for subject_id in sorted(by_subject):
+        indices = by_subject[subject_id]
+        stored = await service.find_stored(
+            session,
+            subject_id,
+            "fhir",
+            [sid for i in indices if (sid := items[i].observation.source_id) is not None],
+        )
+        groups: dict[dt.datetime, list[int]] = {}
+        for index in indices:
+            row = stored.get(items[index].observation.source_id or "")
+            if row is not None:
+                answers[index] = (row, False)
+            else:
+                groups.setdefault(items[index].observation.collected_at, []).append(index)
+        for group in groups.values():
+            for index, answer in zip(
+                group,
+                await _store_group(session, tables, principal, [items[i] for i in group], now=now),
+                strict=True,
+            ):
+                answers[index] = answer
+    for index, first in repeats.items():
+        answers[index] = (answers[first][0], False)
+    return [answers[index] for index in range(len(items))]
+
+
+async def _store_group(
+    session: AsyncSession,
+    tables: PlatformTables,
+    principal: Principal,
+    group: Sequence[PreparedObservation],
+    *,
+    now: dt.datetime,
+) -> list[tuple[service.LabRow, bool]]:
+    """Observations of one subject and collection time, none stored before."""
+    first = group[0]
     try:
-        # A savepoint, so that losing a race with a concurrent copy costs only this entry.
         async with session.begin_nested():
             stored_batch = await service.store(
                 session,
                 tables,
                 principal,
-                subject,
-                [prepared.graded],
-                collected_at=observation.collected_at,
+                first.subject,
+                [item.graded for item in group],
+                collected_at=first.observation.collected_at,
                 received_at=now,
                 source="fhir",
-                source_id=source_id,
+                source_ids=[item.observation.source_id for item in group],
             )
+        return [(row, True) for row in stored_batch.rows]
     except IntegrityError:
-        if source_id is None:
-            raise
-        stored = await service.find_stored(session, subject.id, "fhir", source_id)
-        if stored is None:
-            raise
-        return stored, False
-    return stored_batch.rows[0], True
+        if len(group) == 1:
+            source_id = first.observation.source_id
+            if source_id is None:
+                raise
+            stored = await service.find_stored(session, first.subject.id, "fhir", [source_id])
+            if source_id not in stored:
+                raise
+            return [(stored[source_id], False)]
+    # A concurrent request stored one of these Observations first: the rest, one by one.
+    return [
+        answer
+        for item in group
+        for answer in await _store_group(session, tables, principal, [item], now=now)
+    ]
 
 
 # --------------------------------------------------------------------------- Observation out
@@ -530,16 +598,23 @@ async def ingest_bundle(
     kind, entries = _read_bundle(bundle)
     if kind == "transaction":
         return await _transaction(session, tables, principal, entries, now=now)
-    answers = []
+    answers: list[dict[str, Any] | None] = []
+    good: list[tuple[int, PreparedObservation]] = []
+    subjects = SubjectCache()
     for index, entry in enumerate(entries):
         try:
             resource = _entry_resource(entry, index)
             where = f"Bundle.entry[{index}].resource"
-            prepared = await prepare(session, principal, resource, now=now, where=where)
-            row, created = await save(session, tables, principal, prepared, now=now)
-            answers.append(_success_entry(row, created))
+            prepared = await prepare(
+                session, principal, resource, now=now, where=where, subjects=subjects
+            )
+            good.append((len(answers), prepared))
+            answers.append(None)
         except FhirError as exc:
             answers.append(_failure_entry(exc))
+    saved = await save_all(session, tables, principal, [p for _, p in good], now=now)
+    for (position, _), (row, created) in zip(good, saved, strict=True):
+        answers[position] = _success_entry(row, created)
     return {"resourceType": "Bundle", "type": "batch-response", "entry": answers}
 
 
@@ -552,13 +627,16 @@ async def _transaction(
     now: dt.datetime,
 ) -> dict[str, Any]:
     prepared: list[PreparedObservation] = []
+    subjects = SubjectCache()
     failed: list[Issue] = []
     failed_entries = 0
     for index, entry in enumerate(entries):
         try:
             resource = _entry_resource(entry, index)
             where = f"Bundle.entry[{index}].resource"
-            prepared.append(await prepare(session, principal, resource, now=now, where=where))
+            prepared.append(
+                await prepare(session, principal, resource, now=now, where=where, subjects=subjects)
+            )
         except FhirError as exc:
             failed_entries += 1
             full_url = entry.get("fullUrl") if isinstance(entry, dict) else None
@@ -579,8 +657,8 @@ async def _transaction(
             "again.",
         )
         raise FhirError(422, [summary, *failed])
-    answers = []
-    for item in prepared:
-        row, created = await save(session, tables, principal, item, now=now)
-        answers.append(_success_entry(row, created))
+    answers = [
+        _success_entry(row, created)
+        for row, created in await save_all(session, tables, principal, prepared, now=now)
+    ]
     return {"resourceType": "Bundle", "type": "transaction-response", "entry": answers}

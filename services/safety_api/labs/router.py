@@ -127,7 +127,9 @@ async def post_observation(
     now = utcnow()
     resource = await fhir.read_json_body(request)
     prepared = await fhir.prepare(session, principal, resource, now=now)
-    row, created = await fhir.save(session, request.app.state.tables, principal, prepared, now=now)
+    [(row, created)] = await fhir.save_all(
+        session, request.app.state.tables, principal, [prepared], now=now
+    )
     status = 201 if created else 200
     return await idem.respond(session, status, fhir.observation_json(row), _fhir_headers(row["id"]))
 

@@ -172,14 +172,17 @@ async def store(
     collected_at: dt.datetime,
     received_at: dt.datetime,
     source: str,
-    source_id: str | None = None,
+    source_ids: Sequence[str | None] | None = None,
 ) -> StoredBatch:
     """Add the results, their AE occurrences and one audit event to the caller's transaction,
-    then evaluate the alert policy on them (alerts raised in the same transaction)."""
+    then evaluate the alert policy on them (alerts raised in the same transaction).
+    ``source_ids``: the sender's own id of each result (FHIR Observation.id), if any."""
     collected_at = collected_at.astimezone(dt.UTC)
     timezone = await site_timezone(session, subject.site_id)
+    ids = list(source_ids) if source_ids is not None else [None] * len(graded)
     rows: list[LabRow] = [
-        _row(subject, item, collected_at, received_at, source, source_id) for item in graded
+        _row(subject, item, collected_at, received_at, source, source_id)
+        for item, source_id in zip(graded, ids, strict=True)
     ]
     # One executemany from plain rows: building an ORM object per result costs more than
     # the INSERT itself (see bench/bench_ingestion.py).
@@ -263,15 +266,18 @@ def _row(
 
 
 async def find_stored(
-    session: AsyncSession, subject_id: str, source: str, source_id: str
-) -> LabRow | None:
-    """A result already received from the same sender under the same id (FHIR repeats)."""
+    session: AsyncSession, subject_id: str, source: str, source_ids: Sequence[str]
+) -> dict[str, LabRow]:
+    """Results already received from the same sender under the same ids (FHIR repeats), by id."""
+    if not source_ids:
+        return {}
     labs = LAB_RESULTS.c
     query = select(LAB_RESULTS).where(
-        labs.subject_id == subject_id, labs.source == source, labs.source_id == source_id
+        labs.subject_id == subject_id,
+        labs.source == source,
+        labs.source_id.in_(sorted(set(source_ids))),
     )
-    row = (await session.execute(query)).mappings().first()
-    return None if row is None else dict(row)
+    return {row["source_id"]: dict(row) for row in (await session.execute(query)).mappings()}
 
 
 def _float(number: Decimal | None, places: int | None = None) -> float | None:

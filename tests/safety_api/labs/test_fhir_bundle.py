@@ -9,7 +9,9 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 
 from tests.safety_api.labs.factories import (
+    audit_events,
     bundle,
+    hours_ago,
     observation,
     stored_adverse_events,
     stored_labs,
@@ -147,6 +149,67 @@ async def test_a_repeated_observation_in_a_batch_is_not_stored_twice(safety, tok
     assert [e.response.status for e in answer.entry] == ["201 Created", "200 OK"]
     assert answer.entry[0].resource.id == answer.entry[1].resource.id
     assert len(await stored_labs(safety, subject)) == 1
+
+
+async def test_a_panel_in_a_batch_is_stored_like_one_json_batch(safety, tokens) -> None:
+    """A lab feed's Bundle of one draw: one stored batch per subject and collection time (one
+    audit event, one alert evaluation), however many Observations it holds."""
+    site, subject = await subject_at_new_site(safety, tokens)
+    drawn, later = hours_ago(3), hours_ago(1)
+    panel = [
+        observation(subject, loinc="1742-6", effective=drawn),
+        observation(subject, loinc="1920-8", value=50, high=35, effective=drawn),
+        observation(subject, loinc="6768-6", value=200, high=120, effective=drawn),
+        observation(subject, loinc="1742-6", value=45, effective=later),
+    ]
+    response = await safety.post(
+        "/fhir", json=bundle("batch", *panel), headers=tokens.headers("ehr_client", site=site)
+    )
+    answer = Bundle.model_validate(response.json())
+    assert [e.response.status for e in answer.entry] == ["201 Created"] * 4
+    events = await audit_events(safety, "labs.ingest", subject)
+    assert sorted(len(e["after"]["results"]) for e in events) == [1, 3]
+    assert [r.analyte for r in await stored_labs(safety, subject)] == ["ALP", "ALT", "ALT", "AST"]
+
+
+async def test_an_observation_stored_before_is_answered_beside_new_ones(safety, tokens) -> None:
+    site, subject = await subject_at_new_site(safety, tokens)
+    drawn = hours_ago(2)
+    known = observation(subject, id=f"lab-{uuid.uuid4().hex[:8]}", effective=drawn)
+    headers = tokens.headers("ehr_client", site=site)
+    first = await safety.post("/fhir", json=bundle("batch", known), headers=headers)
+    assert Bundle.model_validate(first.json()).entry[0].response.status == "201 Created"
+    fresh = observation(subject, id=f"lab-{uuid.uuid4().hex[:8]}", loinc="1920-8", effective=drawn)
+    again = await safety.post("/fhir", json=bundle("batch", known, fresh), headers=headers)
+    answer = Bundle.model_validate(again.json())
+    assert [e.response.status for e in answer.entry] == ["200 OK", "201 Created"]
+    assert answer.entry[0].resource.id == Bundle.model_validate(first.json()).entry[0].resource.id
+    assert len(await stored_labs(safety, subject)) == 2
+
+
+async def test_two_copies_of_one_bundle_at_once_store_each_observation_once(safety, tokens) -> None:
+    """A sender that retries before its first try was answered: both answers list every
+    Observation, and each is stored once (the second copy finds them, or loses the insert race
+    and then finds them)."""
+    import asyncio
+
+    site, subject = await subject_at_new_site(safety, tokens)
+    drawn = hours_ago(2)
+    resources = [
+        observation(subject, id=f"lab-{uuid.uuid4().hex[:8]}", loinc=loinc, effective=drawn)
+        for loinc in ("1742-6", "1920-8", "6768-6")
+    ]
+    headers = tokens.headers("ehr_client", site=site)
+    responses = await asyncio.gather(
+        *(safety.post("/fhir", json=bundle("batch", *resources), headers=headers) for _ in "ab")
+    )
+    ids = []
+    for response in responses:
+        answer = Bundle.model_validate(response.json())
+        assert {e.response.status for e in answer.entry} <= {"201 Created", "200 OK"}
+        ids.append([e.resource.id for e in answer.entry])
+    assert ids[0] == ids[1]
+    assert len(await stored_labs(safety, subject)) == 3
 
 
 async def test_only_bundles_of_batch_transaction_or_collection_are_accepted(safety, tokens) -> None:
