@@ -34,6 +34,25 @@ HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
 
 
+_PLAIN = (str, int, float, bool, type(None))
+
+
+def to_jsonable(value: Any) -> Any:
+    """What ``jsonable_encoder`` answers, without its cost on the plain dicts, lists, strings and
+    numbers a response is mostly made of (a 100-result lab batch is thousands of them); anything
+    else (datetimes, Decimals, models) still goes through ``jsonable_encoder``."""
+    if isinstance(value, _PLAIN):
+        return value
+    if isinstance(value, dict):
+        return {
+            key if isinstance(key, str) else jsonable_encoder(key): to_jsonable(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [to_jsonable(item) for item in value]
+    return jsonable_encoder(value)
+
+
 class IdempotentReplay(Exception):
     def __init__(self, status: int, body: str, headers: Mapping[str, str]) -> None:
         self.status, self.body, self.headers = status, body, dict(headers)
@@ -51,7 +70,7 @@ class Idempotency:
     async def respond(
         self, session: Any, status_code: int, payload: Any, headers: Mapping[str, str] | None = None
     ) -> JSONResponse:
-        body = jsonable_encoder(payload)
+        body = to_jsonable(payload)
         response = JSONResponse(body, status_code=status_code, headers=dict(headers or {}))
         if self.row_id is not None:
             table = self._tables.idempotency_keys

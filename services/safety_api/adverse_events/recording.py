@@ -10,13 +10,16 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.safety_api.ctcae import GradeResult
 from services.safety_api.models import AdverseEvent, Subject
 
+ADVERSE_EVENTS: Table = AdverseEvent.__table__  # type: ignore[attr-defined]
 CYCLE_LENGTH_DAYS = 28
 # The trial's hepatic-toxicity outcome measure: liver tests, ascites and hepatic failure.
 HEPATIC_MEDDRA_CODES = frozenset(
@@ -61,37 +64,50 @@ def local_date(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def record_occurrences(
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One graded result and where it came from (a lab result or a symptom report)."""
+
+    result: GradeResult
+    source_id: str
+
+
+async def record_occurrences(
     session: AsyncSession,
     subject: Subject,
-    results: Sequence[GradeResult],
+    occurrences: Sequence[Occurrence],
     *,
     occurred_at: dt.datetime,
     timezone: str,
     source_kind: str,
-    source_id: str,
     patient_reported: bool,
-) -> list[AdverseEvent]:
-    """Add one AE occurrence per graded result to the session (the caller's transaction)."""
+) -> list[str]:
+    """Insert one AE occurrence per graded result in the caller's transaction (one executemany:
+    an ORM object per row would cost more than the INSERT itself); returns their ids."""
+    if not occurrences:
+        return []
     cycle_starts = [dt.date.fromisoformat(d) for d in subject.cycle_starts]
     cycle = cycle_of(subject.treatment_start, local_date(occurred_at, timezone), cycle_starts)
-    events = [
-        AdverseEvent(
-            id=str(uuid.uuid4()),
-            subject_id=subject.id,
-            site_id=subject.site_id,
-            term=result.term,
-            meddra_code=result.meddra_code,
-            category=category_of(result.meddra_code),
-            grade=result.grade,
-            occurred_at=occurred_at,
-            cycle=cycle,
-            source_kind=source_kind,
-            source_id=source_id,
-            patient_reported=patient_reported,
-            needs_clinical_assessment=result.needs_clinical_assessment,
-        )
-        for result in results
-    ]
-    session.add_all(events)
-    return events
+    ids = [str(uuid.uuid4()) for _ in occurrences]
+    await session.execute(
+        insert(ADVERSE_EVENTS),
+        [
+            {
+                "id": event_id,
+                "subject_id": subject.id,
+                "site_id": subject.site_id,
+                "term": o.result.term,
+                "meddra_code": o.result.meddra_code,
+                "category": category_of(o.result.meddra_code),
+                "grade": o.result.grade,
+                "occurred_at": occurred_at,
+                "cycle": cycle,
+                "source_kind": source_kind,
+                "source_id": o.source_id,
+                "patient_reported": patient_reported,
+                "needs_clinical_assessment": o.result.needs_clinical_assessment,
+            }
+            for event_id, o in zip(ids, occurrences, strict=True)
+        ],
+    )
+    return ids

@@ -23,7 +23,7 @@ from services.safety_api.models import LabResult, Subject, SymptomReport
 
 from . import edish as edish_core
 from .models import Alert, AlertNotification, AlertPolicyOverride
-from .observations import lab_observation, symptom_observation
+from .observations import LAB_OBSERVATION_COLUMNS, LabRow, lab_observation, symptom_observation
 from .policy import SEVERITY_RANK, AlertPolicy, Severity, load_policy
 from .rules import (
     AlertSignal,
@@ -98,7 +98,7 @@ async def raise_alerts(
     tables: PlatformTables,
     subject: Subject,
     *,
-    labs: Sequence[LabResult] = (),
+    labs: Sequence[LabRow] = (),
     symptom_reports: Sequence[SymptomReport] = (),
     actor: Principal | str = "alert rules",
 ) -> list[Alert]:
@@ -109,25 +109,25 @@ async def raise_alerts(
     await lock_subject(session, subject.id)
     timezone = await _site_timezone(session, tables, subject.site_id)
     policy = await policy_for_site(session, subject.site_id)
-    moments = [r.collected_at for r in labs] + [r.reported_at for r in symptom_reports]
+    moments = [r["collected_at"] for r in labs] + [r.reported_at for r in symptom_reports]
     start = min(moments) - dt.timedelta(days=HISTORY_DAYS)
     end = max(moments) + dt.timedelta(days=HISTORY_DAYS)
-    new_lab_ids = {r.id for r in labs}
+    new_lab_ids = {r["id"] for r in labs}
     new_report_ids = {r.id for r in symptom_reports}
-    history_labs = (
-        (
+    stored_labs = LabResult.__table__.c  # type: ignore[attr-defined]
+    history_labs: list[LabRow] = [
+        dict(row)
+        for row in (
             await session.execute(
-                select(LabResult).where(
-                    col(LabResult.subject_id) == subject.id,
-                    col(LabResult.collected_at) >= start,
-                    col(LabResult.collected_at) <= end,
-                    col(LabResult.id).not_in(new_lab_ids or [""]),
+                select(*(stored_labs[name] for name in LAB_OBSERVATION_COLUMNS)).where(
+                    stored_labs.subject_id == subject.id,
+                    stored_labs.collected_at >= start,
+                    stored_labs.collected_at <= end,
                 )
             )
-        )
-        .scalars()
-        .all()
-    )
+        ).mappings()
+        if row["id"] not in new_lab_ids
+    ]
     history_reports = (
         (
             await session.execute(

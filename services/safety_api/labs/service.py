@@ -21,7 +21,7 @@ from services.common import audit
 from services.common.auth import Principal, site_filter
 from services.common.errors import FieldProblem, field_error
 from services.common.tables import PlatformTables
-from services.safety_api.adverse_events.recording import record_occurrences
+from services.safety_api.adverse_events.recording import Occurrence, record_occurrences
 from services.safety_api.alerts.models import Alert
 from services.safety_api.alerts.service import lock_subject, raise_alerts
 from services.safety_api.alerts.webhooks import alert_public
@@ -187,19 +187,19 @@ async def store(
     # One executemany from plain rows: building an ORM object per result costs more than
     # the INSERT itself (see bench/bench_ingestion.py).
     await session.execute(insert(LAB_RESULTS), rows)
-    for row, item in zip(rows, graded, strict=True):
-        if item.result is not None:
-            record_occurrences(
-                session,
-                subject,
-                [item.result],
-                occurred_at=collected_at,
-                timezone=timezone,
-                source_kind="lab",
-                source_id=row["id"],
-                patient_reported=False,
-            )
-    await session.flush()
+    await record_occurrences(
+        session,
+        subject,
+        [
+            Occurrence(item.result, row["id"])
+            for row, item in zip(rows, graded, strict=True)
+            if item.result is not None
+        ],
+        occurred_at=collected_at,
+        timezone=timezone,
+        source_kind="lab",
+        patient_reported=False,
+    )
     await lock_subject(session, subject.id)  # before the audit lock (see lock_subject)
     # Which results and grades, never the values: the audit trail needs no more PHI than that.
     await audit.record(
@@ -219,9 +219,7 @@ async def store(
             ],
         },
     )
-    alerts = await raise_alerts(
-        session, tables, subject, labs=[LabResult(**row) for row in rows], actor=principal
-    )
+    alerts = await raise_alerts(session, tables, subject, labs=rows, actor=principal)
     return StoredBatch(rows, alerts)
 
 

@@ -18,7 +18,12 @@ from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import FieldProblem, field_error
-from services.safety_api.adverse_events.recording import cycle_of, local_date, record_occurrences
+from services.safety_api.adverse_events.recording import (
+    Occurrence,
+    cycle_of,
+    local_date,
+    record_occurrences,
+)
 from services.safety_api.alerts.service import raise_alerts
 from services.safety_api.alerts.webhooks import alert_public
 from services.safety_api.ctcae import GradingError, grade_symptoms
@@ -64,14 +69,13 @@ async def create_symptom_report(
     )
     session.add(report)
     timezone = await site_timezone(session, subject.site_id)
-    record_occurrences(
+    await record_occurrences(
         session,
         subject,
-        results,
+        [Occurrence(result, report.id) for result in results],
         occurred_at=body.reported_at,
         timezone=timezone,
         source_kind="symptom_report",
-        source_id=report.id,
         patient_reported=body.source == "diary",
     )
     await session.flush()

@@ -84,7 +84,7 @@ async def record_lab(
     day: str = C1D1,
 ) -> str:
     """A lab-graded occurrence, recorded as lab ingestion records it; returns its event id."""
-    from services.safety_api.adverse_events.recording import record_occurrences
+    from services.safety_api.adverse_events.recording import Occurrence, record_occurrences
     from services.safety_api.models import Subject
 
     result = grade_lab(analyte, value, unit, ref_low=ref_low, ref_high=ref_high)
@@ -92,18 +92,17 @@ async def record_lab(
     async with client.app.state.db.sessionmaker() as session:  # type: ignore[attr-defined]
         subject = await session.get(Subject, subject_id)
         assert subject is not None
-        [event] = record_occurrences(
+        [event_id] = await record_occurrences(
             session,
             subject,
-            [result],
+            [Occurrence(result, f"lab-{analyte}-{day}")],
             occurred_at=dt.datetime.fromisoformat(local_noon(day)),
             timezone="America/New_York",
             source_kind="lab",
-            source_id=f"lab-{analyte}-{day}",
             patient_reported=False,
         )
         await session.commit()
-        return event.id
+        return event_id
 
 
 def term_of(record: dict[str, Any], term: str) -> dict[str, Any]:
