@@ -25,7 +25,7 @@ class Item(BaseModel):
 def test_to_jsonable_matches_jsonable_encoder_on_every_kind_of_value() -> None:
     moment = dt.datetime(2026, 3, 8, 7, 30, tzinfo=dt.UTC)
     payload = {
-        "text": "ALT 3.0×ULN",
+        "text": "Hy's law: ALT ≥ 3 ULN",
         "count": 3,
         "ratio": 1.5,
         "flag": True,

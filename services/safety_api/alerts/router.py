@@ -87,6 +87,10 @@ class AlertDetail(AlertOut):
 
 class AlertList(BaseModel):
     alerts: list[AlertOut]
+    next_offset: int | None = Field(
+        default=None,
+        description="More alerts match: ask again with this `offset`. null on the last page.",
+    )
 
 
 class ResolveIn(BaseModel):
@@ -113,18 +117,22 @@ async def list_alerts(
     status: Literal["open", "acknowledged", "resolved"] | None = None,
     subject_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Alerts the caller may see (site staff: their site), open first, most severe first,
-    oldest first. ``delivery.state`` "failed" flags an alert whose webhook delivery gave up."""
-    alerts = await service.list_alerts(
+    """Alerts the caller may see (site staff: their site) in work-queue order: open, then
+    acknowledged, each most severe first and oldest first; then resolved, most recently resolved
+    first. A page holds at most ``limit``; ``next_offset`` says where the next one starts.
+    ``delivery.state`` "failed" flags an alert whose webhook delivery gave up."""
+    page = await service.list_alerts(
         session,
         request.app.state.tables,
         principal,
         status=status,
         subject_id=subject_id,
         limit=limit,
+        offset=offset,
     )
-    return {"alerts": alerts}
+    return {"alerts": page.alerts, "next_offset": page.next_offset}
 
 
 @router.get(

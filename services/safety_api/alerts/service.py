@@ -7,10 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal, cast
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -311,36 +312,58 @@ async def _deliveries(
     return grouped
 
 
+STATUS_RANK: dict[str, int] = {"open": 0, "acknowledged": 1, "resolved": 2}
+
+
+def work_queue_order() -> tuple[Any, ...]:
+    """The order alerts are worked in: open, then acknowledged, each most severe first and oldest
+    first; then resolved ones, most recently resolved first. Applied in SQL, before any limit, so
+    a page never leaves out a newer open alert in favour of an old resolved one."""
+    unresolved = col(Alert.status) != "resolved"
+    return (
+        case(STATUS_RANK, value=col(Alert.status), else_=len(STATUS_RANK)),
+        case((unresolved, case(SEVERITY_RANK, value=col(Alert.severity), else_=0)), else_=0).desc(),
+        case((unresolved, col(Alert.created_at)), else_=None),
+        col(Alert.resolved_at).desc(),
+        col(Alert.id),
+    )
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    alerts: list[dict[str, Any]]
+    next_offset: int | None  # where the next page starts; None when this is the last
+
+
 async def list_alerts(
     session: AsyncSession,
     tables: PlatformTables,
     principal: Principal,
     *,
-    status: AlertStatus | None,
+    status: AlertStatus | Sequence[AlertStatus] | None,
     subject_id: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+    offset: int = 0,
+) -> AlertPage:
     query = select(Alert).where(site_filter(principal, col(Alert.site_id)))
-    if status is not None:
+    if isinstance(status, str):
         query = query.where(col(Alert.status) == status)
+    elif status is not None:
+        query = query.where(col(Alert.status).in_(list(status)))
     if subject_id is not None:
         query = query.where(col(Alert.subject_id) == subject_id)
-    alerts = list(
-        (await session.execute(query.order_by(col(Alert.created_at)).limit(limit))).scalars()
-    )
-    # Open first, then by severity (critical first), then oldest first: the work queue order.
-    status_rank = {"open": 0, "acknowledged": 1, "resolved": 2}
-    alerts.sort(
-        key=lambda a: (
-            status_rank[a.status],
-            -SEVERITY_RANK[a.severity],
-            a.created_at,
-        )
-    )
+    query = query.order_by(*work_queue_order()).offset(offset).limit(limit + 1)
+    alerts = list((await session.execute(query)).scalars())
+    more = len(alerts) > limit
+    alerts = alerts[:limit]
     deliveries = await _deliveries(session, tables, [a.id for a in alerts])
-    return [
-        {**alert_public(a), "delivery": _delivery_state(deliveries.get(a.id, []))} for a in alerts
-    ]
+    return AlertPage(
+        [
+            {**alert_public(a), "delivery": _delivery_state(deliveries.get(a.id, []))}
+            for a in alerts
+        ],
+        offset + limit if more else None,
+    )
 
 
 async def alert_detail(

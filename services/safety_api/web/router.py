@@ -35,6 +35,8 @@ from services.safety_api.web.session import NotSignedIn, StaffSession
 HERE = Path(__file__).parent
 NO_STORE = {"Cache-Control": "no-store"}
 RESOLVED_SHOWN = 20
+# The dashboard lists unresolved alerts most urgent first, up to this many (then says so).
+UNRESOLVED_SHOWN = 1000
 
 
 class StaffPageRoute(APIRoute):
@@ -221,14 +223,19 @@ async def alert_queue(
 ) -> HTMLResponse:
     tables = request.app.state.tables
     queue = await alerts.list_alerts(
-        db, tables, staff.principal, status=None, subject_id=None, limit=1000
+        db,
+        tables,
+        staff.principal,
+        status=("open", "acknowledged"),
+        subject_id=None,
+        limit=UNRESOLVED_SHOWN,
     )
-    unresolved = [a for a in queue if a["status"] != "resolved"]
-    resolved = sorted(
-        (a for a in queue if a["status"] == "resolved"),
-        key=lambda a: a["resolved_at"],
-        reverse=True,
-    )[:RESOLVED_SHOWN]
+    unresolved = queue.alerts
+    resolved = (
+        await alerts.list_alerts(
+            db, tables, staff.principal, status="resolved", subject_id=None, limit=RESOLVED_SHOWN
+        )
+    ).alerts
     message = f"Alert for subject {subject} {done}." if done and subject else None
     return render(
         request,
@@ -237,6 +244,7 @@ async def alert_queue(
             "open_alerts": [a for a in unresolved if a["status"] == "open"],
             "acknowledged": [a for a in unresolved if a["status"] == "acknowledged"],
             "resolved": resolved,
+            "more_unresolved": queue.next_offset is not None,
             "message": message,
             "timezone": await _timezone(db, staff),
         },
@@ -316,9 +324,16 @@ async def subject_page(
         by_analyte.setdefault(result["analyte"], []).append(result)
     record = await adverse_events.adverse_event_record(db, staff.principal, subject.id)
     cycles = sorted({c["cycle"] for term in record["terms"] for c in term["cycles"]})
-    subject_alerts = await alerts.list_alerts(
-        db, request.app.state.tables, staff.principal, status=None, subject_id=subject.id, limit=50
-    )
+    subject_alerts = (
+        await alerts.list_alerts(
+            db,
+            request.app.state.tables,
+            staff.principal,
+            status=None,
+            subject_id=subject.id,
+            limit=50,
+        )
+    ).alerts
     return render(
         request,
         "subject.html",

@@ -244,3 +244,19 @@ async def test_sign_out_clears_the_cookie(safety, tokens) -> None:
         or "Max-Age=0" in response.headers["set-cookie"]
     )
     assert (await safety.get("/staff/alerts")).status_code == 303
+
+
+async def test_the_alert_page_says_when_more_unresolved_alerts_wait_than_it_shows(
+    safety, tokens, monkeypatch
+) -> None:
+    from services.safety_api.web import router as web
+
+    site, subject = await site_with_hys_law_alert(safety, tokens)
+    await signed_in(safety, tokens, site)
+    everything = await safety.get("/staff/alerts")
+    assert "More are waiting" not in everything.text
+    monkeypatch.setattr(web, "UNRESOLVED_SHOWN", 1)
+    cut = await safety.get("/staff/alerts")
+    assert cut.status_code == 200
+    assert "Only the 1 most urgent unresolved alerts are shown. More are waiting" in cut.text
+    assert "Potential Hy" in cut.text  # the critical alert is the one kept
