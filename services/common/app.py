@@ -22,7 +22,7 @@ from services.common.errors import (
     UnexpectedErrorMiddleware,
     install_problem_handlers,
 )
-from services.common.idempotency import install_idempotency_handler
+from services.common.idempotency import install_idempotency_handler, prune_expired
 from services.common.limits import BodySizeLimitMiddleware
 from services.common.logs import AccessLogMiddleware
 from services.common.outbox import Deliverer, Dispatcher
@@ -99,6 +99,16 @@ def create_service_app(
     periodic: Sequence[PeriodicTask] = (),
 ) -> FastAPI:
     db = Database.connect(settings.database_url(service))
+    periodic = [
+        *periodic,
+        PeriodicTask(
+            "idempotency-retention",
+            3600.0,
+            lambda db, tables: prune_expired(
+                db, tables, retention_h=settings.idempotency_retention_h
+            ),
+        ),
+    ]
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

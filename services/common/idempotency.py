@@ -8,17 +8,30 @@
 - Same key, different request: 422.
 - A process that died mid-request leaves an in-flight row whose lease expires
   (``CAPTEM_IDEMPOTENCY_LEASE_S``); since its data did not commit, the next retry takes over.
+- Sealed at rest: a stored response is a copy of what the request created (lab values, answers,
+  an activation code), so the row keeps only a SHA-256 of the key and the response encrypted
+  (AES-256-GCM) under a key derived (HKDF-SHA256) from the client's Idempotency-Key itself. The
+  server can open it only when the client retries with that key; someone reading the database
+  or a backup cannot. (As strong as the client's key: the apps send random UUIDs.)
+- Kept ``CAPTEM_IDEMPOTENCY_RETENTION_H`` (72 h): older keys are pruned by a background task and
+  never replayed; a retry after that is a new request.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import json
+import os
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from fastapi import Depends, FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
@@ -26,12 +39,47 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.common.auth import CurrentPrincipal
-from services.common.db import utcnow
+from services.common.db import Database, utcnow
 from services.common.errors import Problem
 from services.common.session import SessionDep, on_rollback
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+SEALED = "aesgcm1:"
+
+
+def key_digest(principal: str, key: str) -> str:
+    """What the database keeps of a client's Idempotency-Key."""
+    return hashlib.sha256(
+        b"captem idempotency key\n" + principal.encode() + b"\n" + key.encode()
+    ).hexdigest()
+
+
+def _cipher(principal: str, key: str) -> AESGCM:
+    derived = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=principal.encode(),
+        info=b"captem idempotency response v1",
+    ).derive(key.encode())
+    return AESGCM(derived)
+
+
+def seal(principal: str, key: str, fingerprint: str, body: str) -> str:
+    nonce = os.urandom(12)
+    sealed = _cipher(principal, key).encrypt(nonce, body.encode(), fingerprint.encode())
+    return SEALED + base64.b64encode(nonce + sealed).decode()
+
+
+def unseal(principal: str, key: str, fingerprint: str, stored: str) -> str | None:
+    """The stored response, or None if it cannot be opened with this key."""
+    if not stored.startswith(SEALED):
+        return stored  # written before responses were sealed
+    raw = base64.b64decode(stored[len(SEALED) :])
+    try:
+        return _cipher(principal, key).decrypt(raw[:12], raw[12:], fingerprint.encode()).decode()
+    except (InvalidTag, ValueError):
+        return None
 
 
 _PLAIN = (str, int, float, bool, type(None))
@@ -66,6 +114,8 @@ class Idempotency:
     row_id: int | None = None
     completed: bool = False
     _tables: Any = field(default=None, repr=False)
+    _principal: str = field(default="", repr=False)
+    _fingerprint: str = field(default="", repr=False)
 
     async def respond(
         self, session: Any, status_code: int, payload: Any, headers: Mapping[str, str] | None = None
@@ -81,7 +131,12 @@ class Idempotency:
                     state="completed",
                     status_code=status_code,
                     locked_until=None,
-                    response_body=bytes(response.body).decode(),
+                    response_body=seal(
+                        self._principal,
+                        self.key or "",
+                        self._fingerprint,
+                        bytes(response.body).decode(),
+                    ),
                     response_headers=dict(headers or {}),
                     completed_at=utcnow(),
                 )
@@ -111,21 +166,28 @@ async def idempotency(
         )
     table = tables.idempotency_keys
     fingerprint = _fingerprint(request.method, request.url.path, await request.body())
+    digest = key_digest(principal.key, key)
     now = utcnow()
-    lease = dt.timedelta(seconds=request.app.state.settings.idempotency_lease_s)
+    settings = request.app.state.settings
+    lease = dt.timedelta(seconds=settings.idempotency_lease_s)
+    kept_since = now - dt.timedelta(hours=settings.idempotency_retention_h)
     db = request.app.state.db
     async with db.sessionmaker() as claim:
         row = (
             (
                 await claim.execute(
                     select(table).where(
-                        and_(table.c.principal == principal.key, table.c.key == key)
+                        and_(table.c.principal == principal.key, table.c.key == digest)
                     )
                 )
             )
             .mappings()
             .first()
         )
+        if row is not None and row["created_at"] < kept_since:  # expired, not yet pruned
+            await claim.execute(delete(table).where(table.c.id == row["id"]))
+            await claim.commit()
+            row = None
         if row is None:
             try:
                 row_id = (
@@ -133,7 +195,7 @@ async def idempotency(
                         table.insert()
                         .values(
                             principal=principal.key,
-                            key=key,
+                            key=digest,
                             fingerprint=fingerprint,
                             state="in_flight",
                             locked_until=now + lease,
@@ -155,9 +217,15 @@ async def idempotency(
                 slug="idempotency-key-reused",
             )
         elif row["state"] == "completed":
-            raise IdempotentReplay(
-                row["status_code"], row["response_body"], row["response_headers"] or {}
-            )
+            body = unseal(principal.key, key, fingerprint, row["response_body"] or "")
+            if body is None:  # cannot happen short of tampering: never answer with a guess
+                raise Problem(
+                    409,
+                    f"The response stored for this {HEADER} cannot be read back. Use a new "
+                    "key; first check whether the earlier request took effect.",
+                    slug="idempotency-response-unreadable",
+                )
+            raise IdempotentReplay(row["status_code"], body, row["response_headers"] or {})
         elif row["locked_until"] is not None and row["locked_until"] > now:
             raise _in_flight()
         else:  # the first attempt died mid-flight without committing: take it over
@@ -175,7 +243,13 @@ async def idempotency(
             await cleanup.commit()
 
     on_rollback(request, release)
-    idem = Idempotency(key=key, row_id=row_id, _tables=tables)
+    idem = Idempotency(
+        key=key,
+        row_id=row_id,
+        _tables=tables,
+        _principal=principal.key,
+        _fingerprint=fingerprint,
+    )
     yield idem
     if not idem.completed:  # handler answered without storing (e.g. an error response)
         await session.execute(delete(table).where(table.c.id == row_id))
@@ -205,3 +279,13 @@ def install_idempotency_handler(app: FastAPI) -> None:
 
 def stored_body(replay: IdempotentReplay) -> Any:
     return json.loads(replay.body)
+
+
+async def prune_expired(db: Database, tables: Any, *, retention_h: int) -> int:
+    """Delete keys older than the retention period (a periodic task); returns how many."""
+    table = tables.idempotency_keys
+    cutoff = utcnow() - dt.timedelta(hours=retention_h)
+    async with db.sessionmaker() as session:
+        result = await session.execute(delete(table).where(table.c.created_at < cutoff))
+        await session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -4,6 +4,7 @@ the stored response commit together; a failed request frees the key."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 
 from fastapi import APIRouter, FastAPI
@@ -12,10 +13,11 @@ from sqlalchemy import func, select
 from services.common import audit
 from services.common.auth import CurrentPrincipal
 from services.common.errors import Problem
-from services.common.idempotency import IdempotencyDep
+from services.common.idempotency import IdempotencyDep, key_digest, prune_expired
 from services.common.session import SessionDep
 
 gate: dict[str, asyncio.Event] = {}
+STAFF = "captem|site_staff|test-site_staff"  # the principal key of tokens.headers("site_staff")
 
 
 def add_test_routes(app: FastAPI) -> None:
@@ -104,7 +106,9 @@ async def test_a_retry_while_the_first_is_in_flight_is_409(client_for, tokens) -
             async with client.app.state.db.sessionmaker() as session:
                 held = (
                     await session.execute(
-                        select(table.c.state).where(table.c.key == headers["Idempotency-Key"])
+                        select(table.c.state).where(
+                            table.c.key == key_digest(STAFF, headers["Idempotency-Key"])
+                        )
                     )
                 ).scalar()
             if held == "in_flight":
@@ -187,7 +191,7 @@ async def test_an_abandoned_in_flight_key_is_taken_over_after_its_lease(
         await session.execute(
             table.insert().values(
                 principal=principal_key,
-                key=key,
+                key=key_digest(principal_key, key),
                 fingerprint=_fingerprint("POST", "/test/notes", body),
                 state="in_flight",
                 locked_until=utcnow(),
@@ -206,3 +210,89 @@ async def test_an_abandoned_in_flight_key_is_taken_over_after_its_lease(
     )
     assert response.status_code == 201
     assert await _count(client, ref) == 1
+
+
+async def _stored_rows(client) -> list[dict]:
+    table = client.app.state.tables.idempotency_keys
+    async with client.app.state.db.sessionmaker() as session:
+        return [dict(r) for r in (await session.execute(select(table))).mappings()]
+
+
+async def test_the_stored_response_is_sealed_and_only_the_clients_key_opens_it(
+    client_for, tokens
+) -> None:
+    """The database keeps neither the key nor the response in the clear: what a request created
+    (here its ref) cannot be read from the row, yet the client's retry replays it exactly."""
+    client = await client_for("safety_api", customise=add_test_routes)
+    key, ref = str(uuid.uuid4()), f"secret-{uuid.uuid4().hex}"
+    headers = {**tokens.headers("site_staff", site="101"), "Idempotency-Key": key}
+    first = await client.post("/test/notes", json={"ref": ref}, headers=headers)
+    assert first.status_code == 201 and ref in first.text
+    [row] = [r for r in await _stored_rows(client) if r["key"] == key_digest(STAFF, key)]
+    assert key not in str(row) and ref not in row["response_body"]
+    assert row["response_body"].startswith("aesgcm1:")
+    replay = await client.post("/test/notes", json={"ref": ref}, headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    assert replay.content == first.content
+
+
+async def test_a_tampered_stored_response_is_refused_not_replayed(client_for, tokens) -> None:
+    client = await client_for("safety_api", customise=add_test_routes)
+    key, ref = str(uuid.uuid4()), uuid.uuid4().hex
+    headers = {**tokens.headers("site_staff", site="101"), "Idempotency-Key": key}
+    assert (await client.post("/test/notes", json={"ref": ref}, headers=headers)).status_code == 201
+    table = client.app.state.tables.idempotency_keys
+    async with client.app.state.db.sessionmaker() as session:
+        stored = (
+            await session.execute(
+                select(table.c.response_body).where(table.c.key == key_digest(STAFF, key))
+            )
+        ).scalar_one()
+        forged = stored[:-6] + ("AAAA==" if not stored.endswith("AAAA==") else "BBBB==")
+        await session.execute(
+            table.update().where(table.c.key == key_digest(STAFF, key)).values(response_body=forged)
+        )
+        await session.commit()
+    again = await client.post("/test/notes", json={"ref": ref}, headers=headers)
+    assert again.status_code == 409
+    assert again.json()["type"].endswith("idempotency-response-unreadable")
+    assert await _count(client, ref) == 1
+
+
+async def test_a_key_past_its_retention_is_a_new_request_and_is_pruned(
+    client_for, tokens, database_urls, tmp_path
+) -> None:
+    from services.common.db import utcnow
+    from tests.conftest import make_settings
+
+    settings = make_settings(database_urls, tmp_path, idempotency_retention_h=1)
+    client = await client_for("safety_api", customise=add_test_routes, app_settings=settings)
+    key, ref = str(uuid.uuid4()), uuid.uuid4().hex
+    headers = {**tokens.headers("site_staff", site="101"), "Idempotency-Key": key}
+    assert (await client.post("/test/notes", json={"ref": ref}, headers=headers)).status_code == 201
+    table = client.app.state.tables.idempotency_keys
+    two_hours_ago = utcnow() - dt.timedelta(hours=2)
+    async with client.app.state.db.sessionmaker() as session:
+        await session.execute(
+            table.update()
+            .where(table.c.key == key_digest(STAFF, key))
+            .values(created_at=two_hours_ago)
+        )
+        await session.commit()
+    again = await client.post("/test/notes", json={"ref": ref}, headers=headers)
+    assert again.status_code == 201 and "idempotent-replayed" not in again.headers
+    assert await _count(client, ref) == 2
+    old_key = str(uuid.uuid4())
+    old = {**headers, "Idempotency-Key": old_key}
+    assert (await client.post("/test/notes", json={"ref": "x"}, headers=old)).status_code == 201
+    async with client.app.state.db.sessionmaker() as session:
+        await session.execute(
+            table.update()
+            .where(table.c.key == key_digest(STAFF, old_key))
+            .values(created_at=two_hours_ago)
+        )
+        await session.commit()
+    pruned = await prune_expired(client.app.state.db, client.app.state.tables, retention_h=1)
+    assert pruned >= 1
+    kept = {r["key"] for r in await _stored_rows(client)}
+    assert key_digest(STAFF, old_key) not in kept and key_digest(STAFF, key) in kept

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from services.pro_api.auth.codes import CROCKFORD_ALPHABET
 from tests.pro_api.patients.factories import (
@@ -114,6 +115,12 @@ async def test_idempotent_replay_of_enrolment_returns_the_same_code_and_creates_
     assert retry.json() == first.json()
     assert len(await patients_with_subject(pro, body["subject_id"])) == 1
     assert len(await subject_upserts(pro, body["subject_id"])) == 1
+    # The activation code is in the replayable response, but not readable in the database.
+    table = pro.app.state.tables.idempotency_keys
+    async with pro.app.state.db.sessionmaker() as session:
+        stored = [str(dict(r)) for r in (await session.execute(select(table))).mappings()]
+    code = first.json()["activation_code"]
+    assert stored and not any(code in row or body["subject_id"] in row for row in stored)
 
 
 async def test_same_idempotency_key_with_a_different_body_is_422(pro, tokens) -> None:

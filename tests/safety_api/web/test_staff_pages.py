@@ -251,7 +251,7 @@ async def test_the_alert_page_says_when_more_unresolved_alerts_wait_than_it_show
 ) -> None:
     from services.safety_api.web import router as web
 
-    site, subject = await site_with_hys_law_alert(safety, tokens)
+    site, _ = await site_with_hys_law_alert(safety, tokens)
     await signed_in(safety, tokens, site)
     everything = await safety.get("/staff/alerts")
     assert "More are waiting" not in everything.text
