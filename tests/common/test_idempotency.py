@@ -259,10 +259,22 @@ async def test_a_tampered_stored_response_is_refused_not_replayed(client_for, to
     assert await _count(client, ref) == 1
 
 
+async def _store_key_as_if_made(client, key: str, hours_ago: float) -> None:
+    from services.common.db import utcnow
+
+    table = client.app.state.tables.idempotency_keys
+    async with client.app.state.db.sessionmaker() as session:
+        await session.execute(
+            table.update()
+            .where(table.c.key == key_digest(STAFF, key))
+            .values(created_at=utcnow() - dt.timedelta(hours=hours_ago))
+        )
+        await session.commit()
+
+
 async def test_a_key_past_its_retention_is_a_new_request_and_is_pruned(
     client_for, tokens, database_urls, tmp_path
 ) -> None:
-    from services.common.db import utcnow
     from tests.conftest import make_settings
 
     settings = make_settings(database_urls, tmp_path, idempotency_retention_h=1)
@@ -270,28 +282,14 @@ async def test_a_key_past_its_retention_is_a_new_request_and_is_pruned(
     key, ref = str(uuid.uuid4()), uuid.uuid4().hex
     headers = {**tokens.headers("site_staff", site="101"), "Idempotency-Key": key}
     assert (await client.post("/test/notes", json={"ref": ref}, headers=headers)).status_code == 201
-    table = client.app.state.tables.idempotency_keys
-    two_hours_ago = utcnow() - dt.timedelta(hours=2)
-    async with client.app.state.db.sessionmaker() as session:
-        await session.execute(
-            table.update()
-            .where(table.c.key == key_digest(STAFF, key))
-            .values(created_at=two_hours_ago)
-        )
-        await session.commit()
+    await _store_key_as_if_made(client, key, hours_ago=2)
     again = await client.post("/test/notes", json={"ref": ref}, headers=headers)
     assert again.status_code == 201 and "idempotent-replayed" not in again.headers
     assert await _count(client, ref) == 2
     old_key = str(uuid.uuid4())
     old = {**headers, "Idempotency-Key": old_key}
     assert (await client.post("/test/notes", json={"ref": "x"}, headers=old)).status_code == 201
-    async with client.app.state.db.sessionmaker() as session:
-        await session.execute(
-            table.update()
-            .where(table.c.key == key_digest(STAFF, old_key))
-            .values(created_at=two_hours_ago)
-        )
-        await session.commit()
+    await _store_key_as_if_made(client, old_key, hours_ago=2)
     pruned = await prune_expired(client.app.state.db, client.app.state.tables, retention_h=1)
     assert pruned >= 1
     kept = {r["key"] for r in await _stored_rows(client)}
