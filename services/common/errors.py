@@ -118,6 +118,7 @@ _FIXES = {
     "bool_type": "Send true or false.",
     "string_type": "Send text.",
     "date_from_datetime_parsing": "Send a date as YYYY-MM-DD.",
+    "date_from_datetime_inexact": "Send a date as YYYY-MM-DD, without a time of day.",
     "date_parsing": "Send a date as YYYY-MM-DD.",
     "date_type": "Send a date as YYYY-MM-DD.",
     "datetime_parsing": _TIMESTAMP_FIX,

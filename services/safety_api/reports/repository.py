@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +25,14 @@ from services.safety_api.models import AdverseEvent, Subject
 
 
 async def treatment_emergent_occurrences(
-    session: AsyncSession, principal: Principal, category: str, site_id: str | None
+    session: AsyncSession,
+    principal: Principal,
+    category: str,
+    site_id: str | None,
+    occurred_before: dt.datetime | None = None,
 ) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
-    """Occurrences from C1D1 on (cycle >= 1) whose effective grade is 1 or worse."""
+    """Occurrences from C1D1 on (cycle >= 1) whose effective grade is 1 or worse; with
+    ``occurred_before`` (an aware instant, the end of a data cut-off) only those before it."""
     ae = AdverseEvent.__table__.c  # type: ignore[attr-defined]
     query = select(
         ae.subject_id, ae.meddra_code, ae.term, ae.grade, ae.clinician_grade, ae.patient_reported
@@ -38,18 +44,26 @@ async def treatment_emergent_occurrences(
     )
     if site_id is not None:
         query = query.where(ae.site_id == site_id)
+    if occurred_before is not None:
+        query = query.where(ae.occurred_at < occurred_before)
     return (await session.execute(query)).all()
 
 
 async def participants_by_worst_grade(
-    session: AsyncSession, principal: Principal, category: str, site_id: str | None
+    session: AsyncSession,
+    principal: Principal,
+    category: str,
+    site_id: str | None,
+    occurred_before: dt.datetime | None = None,
 ) -> Sequence[Row[Any, Any, Any, Any, Any]]:
     """Over the occurrences :func:`treatment_emergent_occurrences` reads, each participant's
     worst effective grade and worst grade not resting on an unreviewed patient-reported grade
     (0 if none), per term and over all terms; then how many participants have each pair.
     Rows: (meddra_code, term, worst, corroborated, participants), meddra_code NULL for the
     over-all-terms rows. The constants are literals so that the partial index
-    ``ix_adverse_events_toxicity`` (same predicate) also serves prepared, generic plans."""
+    ``ix_adverse_events_toxicity`` (same predicate) also serves prepared, generic plans.
+    A data cut-off (``occurred_before``) is one more filter on those rows: the index still
+    selects them, and ``occurred_at``, which it does not cover, is read with each row."""
     ae = AdverseEvent.__table__.c  # type: ignore[attr-defined]
     effective = func.coalesce(ae.clinician_grade, ae.grade)
     unreviewed_patient_report = and_(ae.patient_reported, ae.clinician_grade.is_(None))
@@ -68,6 +82,8 @@ async def participants_by_worst_grade(
     )
     if site_id is not None:
         per_term = per_term.where(ae.site_id == site_id)
+    if occurred_before is not None:
+        per_term = per_term.where(ae.occurred_at < occurred_before)
     per = per_term.group_by(ae.site_id, ae.subject_id, ae.meddra_code).cte("per_term")
     per_subject = (
         select(
@@ -95,9 +111,18 @@ async def participants_by_worst_grade(
     return (await session.execute(union_all(by_term, overall))).all()
 
 
-async def count_subjects(session: AsyncSession, principal: Principal, site_id: str | None) -> int:
+async def count_subjects(
+    session: AsyncSession,
+    principal: Principal,
+    site_id: str | None,
+    started_by: dt.date | None = None,
+) -> int:
+    """Subjects in scope; with ``started_by`` only those whose treatment (C1D1) started on or
+    before that date."""
     subjects = Subject.__table__.c  # type: ignore[attr-defined]
     query = select(func.count()).where(site_filter(principal, subjects.site_id))
     if site_id is not None:
         query = query.where(subjects.site_id == site_id)
+    if started_by is not None:
+        query = query.where(subjects.treatment_start <= started_by)
     return int((await session.execute(query.select_from(Subject.__table__))).scalar_one())  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -21,6 +22,15 @@ Reader = Annotated[
     Depends(require_roles(Role.SITE_STAFF, Role.SITE_ADMIN, Role.MONITOR, Role.TRIAL_ADMIN)),
 ]
 CSV = "text/csv"
+DATA_CUTOFF = (
+    "Data cut-off date, YYYY-MM-DD: report as of the end of that day. The date is read in the "
+    "site's time zone when one site is reported (`site_id`, or any report by site staff, who "
+    "always see their own site) and in UTC when every site is: an occurrence (times are stored "
+    "in UTC) counts if it occurred before 00:00 of the next day in that zone. Participants "
+    "count if their treatment (C1D1) started on or before the date. A date later than today in "
+    "that zone is refused (422). The report states what it used (`data_cutoff`, "
+    "`data_cutoff_time_zone`, `data_cutoff_rule`). Leave out to count everything recorded so far."
+)
 
 
 @router.get(
@@ -51,10 +61,13 @@ async def toxicity_report(
             description="Count one site only. Site staff always see their own site only.",
         ),
     ] = None,
+    data_cutoff: Annotated[dt.date | None, Query(description=DATA_CUTOFF)] = None,
 ) -> Any:
-    report = await service.toxicity_report(session, principal, category, site_id)
+    report = await service.toxicity_report(session, principal, category, site_id, data_cutoff)
     if CSV in request.headers.get("accept", ""):
         filename = f"toxicity-{category}{'-' + report['site_id'] if report['site_id'] else ''}"
+        if report["data_cutoff"]:
+            filename += f"-cutoff-{report['data_cutoff'].isoformat()}"
         return Response(
             service.as_csv(report),
             media_type=f"{CSV}; charset=utf-8",

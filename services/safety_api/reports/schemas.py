@@ -40,7 +40,23 @@ class ToxicityReport(BaseModel):
     category: Literal["hepatic", "systemic"]
     site_id: str | None = Field(description="The site counted; null: every site in scope.")
     generated_at: dt.datetime
-    participants: int = Field(description="Subjects registered in scope (the denominator).")
+    data_cutoff: dt.date | None = Field(
+        description="The data cut-off date the report is as of; null: no cut-off was given "
+        "(everything recorded so far is counted)."
+    )
+    data_cutoff_time_zone: str | None = Field(
+        description="The IANA time zone the cut-off date was read in: the site's when one site "
+        "is reported, UTC when every site is; null without a cut-off."
+    )
+    data_cutoff_rule: str = Field(
+        description="In words, which occurrences and participants the cut-off let through "
+        "(occurrences before local midnight starting the day after the cut-off, as a UTC "
+        "instant; participants whose treatment started on or before it)."
+    )
+    participants: int = Field(
+        description="Subjects registered in scope (the denominator); with a data cut-off, only "
+        "those whose treatment (C1D1) started on or before it."
+    )
     grades_counted: str = Field(description="Which grades were counted, and how.")
     terms: list[TermCount]
     totals: Totals

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+from zoneinfo import ZoneInfo
 
 from services.safety_api.reports.service import Occurrence, tabulate
 from tests.safety_api.adverse_events.factories import (
@@ -11,6 +13,7 @@ from tests.safety_api.adverse_events.factories import (
     report_symptoms,
 )
 from tests.support.factories import create_site
+from tests.support.tokens import TokenFactory
 
 
 def term_row(report: dict, term: str) -> dict:
@@ -157,3 +160,239 @@ def test_a_confirmed_grade_below_an_unreviewed_diary_grade_is_labelled_patient_r
     assert by_grade(diarrhea) == {3: (1, 1)}
     assert diarrhea["any_grade_patient_reported_only"] == 0
     assert diarrhea["grade_3_or_higher_patient_reported_only"] == 1
+
+
+# Data cut-off. The sites are in America/New_York (UTC-5 in January); C1D1 is 2026-01-05.
+CUTOFF = "2026-01-10"
+NAUSEA = "Nausea"
+
+
+async def nausea_at(client, tokens, subject_id: str, reported_at: str, grade: int = 2) -> None:
+    """A staff-entered symptom report at an exact time (with its UTC offset)."""
+    choice = {1: "appetite_loss", 2: "eating_less", 3: "cannot_eat_or_drink"}[grade]
+    response = await client.post(
+        "/v1/symptom-reports",
+        json={
+            "subject_id": subject_id,
+            "reported_at": reported_at,
+            "source": "staff",
+            "report": {"nausea": choice},
+        },
+        headers=tokens.headers("service"),
+    )
+    assert response.status_code == 201, response.text
+
+
+async def report_as_of(
+    client,
+    tokens,
+    token_site: str | None,
+    cutoff: str | None,
+    *,
+    role: str = "site_staff",
+    **params,
+) -> dict:
+    """The systemic report as of ``cutoff``; ``token_site`` is the caller's site (site staff)."""
+    query = {"category": "systemic", **params}
+    if cutoff is not None:
+        query["data_cutoff"] = cutoff
+    response = await client.get(
+        "/v1/reports/toxicity", params=query, headers=tokens.headers(role, site=token_site)
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def nausea_by_grade(report: dict) -> dict[int, tuple[int, int]]:
+    found = [t for t in report["terms"] if t["term"] == NAUSEA]
+    return by_grade(found[0]) if found else {}
+
+
+async def test_data_cutoff_counts_an_occurrence_on_the_cut_off_date(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api")
+    subject_id = await put_subject(safety, tokens, site_id)
+    await nausea_at(safety, tokens, subject_id, f"{CUTOFF}T12:00:00-05:00")
+
+    report = await report_as_of(safety, tokens, site_id, CUTOFF)
+    assert nausea_by_grade(report) == {2: (1, 0)}
+    assert report["data_cutoff"] == CUTOFF
+    assert report["data_cutoff_time_zone"] == "America/New_York"
+    assert "2026-01-11T05:00:00+00:00" in report["data_cutoff_rule"]
+    # Without a cut-off the report says so.
+    everything = await report_as_of(safety, tokens, site_id, None)
+    assert everything["data_cutoff"] is None and everything["data_cutoff_time_zone"] is None
+    assert "no data cut-off" in everything["data_cutoff_rule"].lower()
+
+
+async def test_data_cutoff_leaves_out_an_occurrence_the_day_after(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api")
+    subject_id = await put_subject(safety, tokens, site_id)
+    await nausea_at(safety, tokens, subject_id, f"{CUTOFF}T12:00:00-05:00", grade=1)
+    await nausea_at(safety, tokens, subject_id, "2026-01-11T12:00:00-05:00", grade=3)
+    other = await put_subject(safety, tokens, site_id)
+    await nausea_at(safety, tokens, other, "2026-01-11T12:00:00-05:00", grade=2)
+
+    # As of the cut-off the first participant's worst grade is 1; the other has none yet.
+    as_of = await report_as_of(safety, tokens, site_id, CUTOFF)
+    assert nausea_by_grade(as_of) == {1: (1, 0)}
+    assert as_of["totals"]["any_grade"] == 1 and as_of["totals"]["grade_3_or_higher"] == 0
+    later = await report_as_of(safety, tokens, site_id, "2026-01-11")
+    assert nausea_by_grade(later) == {2: (1, 0), 3: (1, 0)}
+
+
+async def test_data_cutoff_ends_at_local_midnight_for_a_new_york_site(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api", timezone="America/New_York")
+    late_evening = await put_subject(safety, tokens, site_id)
+    after_midnight = await put_subject(safety, tokens, site_id)
+    # 23:30 local on the cut-off day is 04:30 UTC the next day: counted.
+    await nausea_at(safety, tokens, late_evening, f"{CUTOFF}T23:30:00-05:00", grade=1)
+    # 00:10 local the next day: not counted.
+    await nausea_at(safety, tokens, after_midnight, "2026-01-11T00:10:00-05:00", grade=3)
+
+    for role, params in (("site_staff", {}), ("monitor", {"site_id": site_id})):
+        report = await report_as_of(safety, tokens, site_id, CUTOFF, role=role, **params)
+        assert nausea_by_grade(report) == {1: (1, 0)}, role
+        assert report["data_cutoff_time_zone"] == "America/New_York"
+    assert nausea_by_grade(await report_as_of(safety, tokens, site_id, "2026-01-11")) == {
+        1: (1, 0),
+        3: (1, 0),
+    }
+
+
+async def test_an_all_sites_report_reads_the_data_cutoff_in_utc(safety, tokens) -> None:
+    async def all_sites(cutoff: str) -> dict:
+        return await report_as_of(safety, tokens, None, cutoff, role="monitor")
+
+    before = {day: (await all_sites(day))["totals"]["any_grade"] for day in (CUTOFF, "2026-01-11")}
+    site_id = await create_site(safety, tokens, aud="safety_api", timezone="America/New_York")
+    subject_id = await put_subject(safety, tokens, site_id)
+    # 23:30 in New York on the cut-off day is 04:30 UTC the next day.
+    await nausea_at(safety, tokens, subject_id, f"{CUTOFF}T23:30:00-05:00")
+
+    on_cutoff = await all_sites(CUTOFF)
+    assert on_cutoff["site_id"] is None and on_cutoff["data_cutoff_time_zone"] == "UTC"
+    assert "2026-01-11T00:00:00+00:00" in on_cutoff["data_cutoff_rule"]
+    assert on_cutoff["totals"]["any_grade"] == before[CUTOFF]
+    assert (await all_sites("2026-01-11"))["totals"]["any_grade"] == before["2026-01-11"] + 1
+
+
+async def test_data_cutoff_counts_participants_by_treatment_start(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api")
+    await put_subject(safety, tokens, site_id)  # C1D1 2026-01-05
+    await put_subject(safety, tokens, site_id, treatment_start=CUTOFF)
+    await put_subject(safety, tokens, site_id, treatment_start="2026-01-11")
+
+    assert (await report_as_of(safety, tokens, site_id, "2026-01-04"))["participants"] == 0
+    assert (await report_as_of(safety, tokens, site_id, CUTOFF))["participants"] == 2
+    assert (await report_as_of(safety, tokens, site_id, "2026-01-11"))["participants"] == 3
+    assert (await report_as_of(safety, tokens, site_id, None))["participants"] == 3
+
+
+async def test_a_future_data_cutoff_is_refused_naming_the_parameter(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api", timezone="America/New_York")
+    now = dt.datetime.now(dt.UTC)
+    today = {
+        "site": now.astimezone(ZoneInfo("America/New_York")).date(),
+        "all": now.date(),
+    }
+    callers = {
+        "site": tokens.headers("site_staff", site=site_id),
+        "all": tokens.headers("monitor"),
+    }
+    for scope, headers in callers.items():
+        tomorrow = (today[scope] + dt.timedelta(days=1)).isoformat()
+        response = await safety.get(
+            "/v1/reports/toxicity",
+            params={"category": "hepatic", "data_cutoff": tomorrow},
+            headers=headers,
+        )
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        [error] = response.json()["errors"]
+        assert error["field"] == "query.data_cutoff"
+        assert "future" in error["message"]
+        assert today[scope].isoformat() in error["fix"]
+        # Today itself is a valid cut-off.
+        fine = await safety.get(
+            "/v1/reports/toxicity",
+            params={"category": "hepatic", "data_cutoff": today[scope].isoformat()},
+            headers=headers,
+        )
+        assert fine.status_code == 200, fine.text
+
+
+async def test_a_malformed_data_cutoff_is_refused_naming_the_parameter(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api")
+    for bad in ("2026-02-30", "10/01/2026", "yesterday"):
+        response = await safety.get(
+            "/v1/reports/toxicity",
+            params={"category": "hepatic", "data_cutoff": bad},
+            headers=tokens.headers("site_staff", site=site_id),
+        )
+        assert response.status_code == 422, bad
+        [error] = response.json()["errors"]
+        assert error["field"] == "query.data_cutoff", bad
+        assert error["fix"] == "Send a date as YYYY-MM-DD.", bad
+    with_time = await safety.get(
+        "/v1/reports/toxicity",
+        params={"category": "hepatic", "data_cutoff": "2026-01-10T05:00:00"},
+        headers=tokens.headers("site_staff", site=site_id),
+    )
+    assert with_time.status_code == 422
+    assert with_time.json()["errors"][0]["fix"] == (
+        "Send a date as YYYY-MM-DD, without a time of day."
+    )
+
+
+async def test_toxicity_csv_carries_the_data_cutoff(safety, tokens) -> None:
+    site_id = await create_site(safety, tokens, aud="safety_api")
+    subject_id = await put_subject(safety, tokens, site_id)
+    await nausea_at(safety, tokens, subject_id, f"{CUTOFF}T12:00:00-05:00")
+    await nausea_at(safety, tokens, subject_id, "2026-01-11T12:00:00-05:00", grade=3)
+    csv_headers = {**tokens.headers("site_staff", site=site_id), "Accept": "text/csv"}
+
+    response = await safety.get(
+        "/v1/reports/toxicity",
+        params={"category": "systemic", "data_cutoff": CUTOFF},
+        headers=csv_headers,
+    )
+    assert response.status_code == 200, response.text
+    assert f"cutoff-{CUTOFF}" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert {(r["data_cutoff"], r["data_cutoff_time_zone"]) for r in rows} == {
+        (CUTOFF, "America/New_York")
+    }
+    nausea = {r["worst_grade"]: r["participants"] for r in rows if r["term"] == NAUSEA}
+    assert nausea["2"] == "1" and nausea["3"] == "0" and nausea[">=3"] == "0"
+
+    everything = await safety.get(
+        "/v1/reports/toxicity", params={"category": "systemic"}, headers=csv_headers
+    )
+    rows = list(csv.DictReader(io.StringIO(everything.text)))
+    assert {(r["data_cutoff"], r["data_cutoff_time_zone"]) for r in rows} == {("", "")}
+    assert "cutoff" not in everything.headers["content-disposition"]
+
+
+async def test_a_data_cutoff_does_not_widen_the_report_scope(safety, tokens) -> None:
+    site_a = await create_site(safety, tokens, aud="safety_api")
+    site_b = await create_site(safety, tokens, aud="safety_api")
+    url = "/v1/reports/toxicity"
+    params = {"category": "systemic", "data_cutoff": CUTOFF}
+    other_site = await safety.get(
+        url, params={**params, "site_id": site_b}, headers=tokens.headers("site_staff", site=site_a)
+    )
+    assert other_site.status_code == 404
+    # Scope is checked before the cut-off: a future date for another site is still a 404.
+    future = await safety.get(
+        url,
+        params={**params, "site_id": site_b, "data_cutoff": "2999-01-01"},
+        headers=tokens.headers("site_staff", site=site_a),
+    )
+    assert future.status_code == 404
+    forged = TokenFactory(secret="not-the-test-secret-" + "y" * 40)
+    for headers in (
+        {},
+        {"Authorization": "Bearer not-a-token"},
+        forged.headers("monitor"),
+    ):
+        assert (await safety.get(url, params=params, headers=headers)).status_code == 401
