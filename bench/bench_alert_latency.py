@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import postgres_answers, temporary_database
 
 from services.common import migrate
+from services.common.app import settle_heap
 from services.common.auth import Role
 from services.common.db import create_engine, utcnow
 from services.common.settings import Settings
@@ -99,6 +100,7 @@ async def run(backend: str, alerts: int) -> dict[str, Any]:
                 escalation_interval_s=3600,
             )
             app = create_app(settings)
+            settle_heap()  # as `captem serve` does
             tokens = app.state.tokens
             admin = {
                 "Authorization": "Bearer "

@@ -49,6 +49,7 @@ from bench_grading import build_workload
 from benchlib import postgres_answers, temporary_database
 
 from services.common import migrate
+from services.common.app import settle_heap
 from services.common.db import create_engine, utcnow
 from services.common.fhir import FHIR_JSON
 from services.common.settings import Settings
@@ -301,6 +302,7 @@ async def run_backend(backend: str, size: int, seconds: float) -> list[dict[str,
                 dispatcher_enabled=False,
             )
             app = create_app(settings)
+            settle_heap()  # as `captem serve` does
             async with app.router.lifespan_context(app):
                 measured = await measure_routes(app, size, seconds)
                 ceiling = await measure_ceiling(app, size, max(n for _, _, n in measured))

@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import postgres_answers, temporary_database
 
 from services.common import migrate
+from services.common.app import settle_heap
 from services.common.auth import Role
 from services.common.db import Database, create_engine, utcnow
 from services.common.settings import Settings
@@ -91,6 +92,7 @@ async def measure_service(url: str, tmp: Path, clients: int, submissions: int) -
         dispatcher_enabled=False,
     )
     app = create_app(settings)
+    settle_heap()  # as `captem serve` does
     tokens = app.state.tokens
     admin = {
         "Authorization": "Bearer " + tokens.mint(role=Role.TRIAL_ADMIN, sub="b", audience="pro_api")

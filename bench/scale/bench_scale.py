@@ -34,6 +34,7 @@ from sqlalchemy import event, text
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from services.common.app import settle_heap  # noqa: E402
 from services.common.settings import Settings, normalise_database_url  # noqa: E402
 from services.safety_api.app import create_app  # noqa: E402
 
@@ -193,6 +194,7 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             dispatcher_enabled=False,
         )
         app = create_app(settings)
+        settle_heap()  # as `captem serve` does
         async with app.router.lifespan_context(app):
             async with app.state.db.engine.connect() as conn:
                 sites = [r[0] for r in await conn.execute(text("SELECT id FROM sites ORDER BY id"))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -52,6 +53,17 @@ async def _repeat(task: PeriodicTask, db: Database, tables: PlatformTables) -> N
         except Exception:  # keep going: the database may be restarting
             log.exception("periodic task failed", extra={"task": task.name})
         await asyncio.sleep(task.interval_s)
+
+
+def settle_heap() -> None:
+    """Once the app is built: move everything alive now (modules, pydantic and FHIR model
+    classes, the CTCAE tables: hundreds of thousands of objects that live as long as the
+    process) out of the garbage collector's sight (``gc.freeze``). Otherwise every full
+    collection walks them all, and a request that happens to trigger one waits ~100 ms: on the
+    100x trial that was the whole of the staff pages' p99 (bench/scale). Call it from a server's
+    entry point, not from code that builds many apps in one process (tests)."""
+    gc.collect()
+    gc.freeze()
 
 
 DeliverersFactory = Callable[[Database, PlatformTables], Mapping[str, Deliverer]]

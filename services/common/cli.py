@@ -92,11 +92,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from services.common.app import settle_heap
     from services.common.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level)
     app = _app_factory(args.service)(settings)
+    settle_heap()
     port = args.port or int(os.environ.get("CAPTEM_PORT", DEFAULT_PORTS[args.service]))
     uvicorn.run(
         app,
