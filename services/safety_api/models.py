@@ -111,14 +111,21 @@ class AdverseEvent(SafetyModel, table=True):
         Index(None, "subject_id", "meddra_code", "occurred_at"),
         Index(None, "site_id", "category", "meddra_code"),
         # The toxicity report's occurrences (treatment-emergent, effective grade >= 1), with
-        # everything it reads: an index-only scan instead of reading the whole table.
+        # everything it reads, the data cut-off's occurred_at included: an index-only scan
+        # instead of reading the whole table.
         Index(
             "ix_adverse_events_toxicity",
             "category",
             "site_id",
             "subject_id",
             "meddra_code",
-            postgresql_include=["term", "grade", "clinician_grade", "patient_reported"],
+            postgresql_include=[
+                "term",
+                "grade",
+                "clinician_grade",
+                "patient_reported",
+                "occurred_at",
+            ],
             postgresql_where=TOXICITY_COUNTED,
             sqlite_where=TOXICITY_COUNTED,
         ),
