@@ -193,3 +193,7 @@ class PatientPublic(BaseModel):
 
 class PatientList(BaseModel):
     items: list[PatientPublic]
+    next_offset: int | None = Field(
+        default=None,
+        description="More patients match: ask again with this `offset`. null on the last page.",
+    )

@@ -252,11 +252,16 @@ async def list_patients(
         principal,
         status=str(status) if status else None,
         site_id=site_id,
-        limit=limit,
+        limit=limit + 1,
         offset=offset,
     )
+    more = len(patients) > limit
+    patients = patients[:limit]
     activated = await credentials.activated_at(session, [p.id for p in patients])
-    return PatientList(items=[_public(p, activated.get(p.id)) for p in patients])
+    return PatientList(
+        items=[_public(p, activated.get(p.id)) for p in patients],
+        next_offset=offset + limit if more else None,
+    )
 
 
 async def to_public(session: AsyncSession, patient: Patient) -> PatientPublic:

@@ -134,6 +134,24 @@ async def test_patient_list_filters_by_status(pro, tokens) -> None:
     assert bad.status_code == 422 and "active" in bad.json()["detail"]
 
 
+async def test_the_patient_list_pages_in_subject_order_and_says_when_more_remain(
+    pro, tokens
+) -> None:
+    site_id = await pro_site(pro, tokens)
+    enrolled = sorted(
+        [(await enrol(pro, tokens, site_id))["subject_id"] for _ in range(3)],
+    )
+    seen, offset = [], 0
+    while offset is not None:
+        page = await pro.get(
+            f"/v1/patients?limit=2&offset={offset}", headers=staff(tokens, site_id)
+        )
+        assert page.status_code == 200, page.text
+        seen.append([p["subject_id"] for p in page.json()["items"]])
+        offset = page.json()["next_offset"]
+    assert seen == [enrolled[:2], enrolled[2:]]
+
+
 async def test_monitor_lists_any_site_by_site_id(pro, tokens) -> None:
     patient = await enrol(pro, tokens)
     response = await pro.get(
