@@ -17,6 +17,7 @@ from services.common import audit
 from services.common.auth import Principal
 from services.common.db import utcnow
 from services.common.errors import FieldProblem, Problem, field_error
+from services.common.paging import cut_page, page_size_to_fetch
 from services.common.settings import Settings
 from services.common.sites import site_exists
 from services.pro_api.auth import repository as credentials
@@ -252,15 +253,14 @@ async def list_patients(
         principal,
         status=str(status) if status else None,
         site_id=site_id,
-        limit=limit + 1,
+        limit=page_size_to_fetch(limit),
         offset=offset,
     )
-    more = len(patients) > limit
-    patients = patients[:limit]
+    patients, next_offset = cut_page(patients, limit, offset)
     activated = await credentials.activated_at(session, [p.id for p in patients])
     return PatientList(
         items=[_public(p, activated.get(p.id)) for p in patients],
-        next_offset=offset + limit if more else None,
+        next_offset=next_offset,
     )
 
 

@@ -19,6 +19,7 @@ from services.common import audit
 from services.common.auth import Principal, site_filter
 from services.common.db import utcnow
 from services.common.errors import NotFound, Problem
+from services.common.paging import cut_page, page_size_to_fetch
 from services.common.tables import PlatformTables
 from services.safety_api.models import LabResult, Subject, SymptomReport
 
@@ -352,17 +353,15 @@ async def list_alerts(
         query = query.where(col(Alert.status).in_(list(status)))
     if subject_id is not None:
         query = query.where(col(Alert.subject_id) == subject_id)
-    query = query.order_by(*work_queue_order()).offset(offset).limit(limit + 1)
-    alerts = list((await session.execute(query)).scalars())
-    more = len(alerts) > limit
-    alerts = alerts[:limit]
+    query = query.order_by(*work_queue_order()).offset(offset).limit(page_size_to_fetch(limit))
+    alerts, next_offset = cut_page(list((await session.execute(query)).scalars()), limit, offset)
     deliveries = await _deliveries(session, tables, [a.id for a in alerts])
     return AlertPage(
         [
             {**alert_public(a), "delivery": _delivery_state(deliveries.get(a.id, []))}
             for a in alerts
         ],
-        offset + limit if more else None,
+        next_offset,
     )
 
 
