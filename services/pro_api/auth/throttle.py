@@ -26,7 +26,8 @@ from sqlmodel import col
 
 from services.common.db import Database
 from services.common.errors import Problem
-from services.pro_api.models import ActivationAttempt, ActivationCode
+from services.pro_api.auth import repository
+from services.pro_api.models import ActivationAttempt
 
 MAX_CLIENT_LENGTH = 64
 
@@ -86,12 +87,7 @@ async def judge_attempt(
             raise TooManyAttempts(max(1, math.ceil((frees_at - now).total_seconds())))
         issued = (
             code_hash is not None
-            and (
-                await session.scalar(
-                    select(col(ActivationCode.id)).where(col(ActivationCode.code_hash) == code_hash)
-                )
-            )
-            is not None
+            and await repository.find_activation_code(session, code_hash) is not None
         )
         if not issued:
             session.add(ActivationAttempt(client=client, attempted_at=now))
