@@ -299,8 +299,8 @@ class PreparedObservation:
     graded: service.GradedLab
 
 
-class SubjectCache(dict[str, Subject | None]):
-    """Subjects already looked up (in the caller's scope) for one request's Observations."""
+# Subjects already looked up (in the caller's scope) for one request's Observations.
+SubjectCache = dict[str, Subject | None]
 
 
 async def prepare(
