@@ -24,31 +24,6 @@ from services.common.auth import Principal, site_filter
 from services.safety_api.models import AdverseEvent, Subject
 
 
-async def treatment_emergent_occurrences(
-    session: AsyncSession,
-    principal: Principal,
-    category: str,
-    site_id: str | None,
-    occurred_before: dt.datetime | None = None,
-) -> Sequence[Row[Any, Any, Any, Any, Any, Any]]:
-    """Occurrences from C1D1 on (cycle >= 1) whose effective grade is 1 or worse; with
-    ``occurred_before`` (an aware instant, the end of a data cut-off) only those before it."""
-    ae = AdverseEvent.__table__.c  # type: ignore[attr-defined]
-    query = select(
-        ae.subject_id, ae.meddra_code, ae.term, ae.grade, ae.clinician_grade, ae.patient_reported
-    ).where(
-        ae.category == category,
-        ae.cycle >= 1,
-        func.coalesce(ae.clinician_grade, ae.grade) >= 1,
-        site_filter(principal, ae.site_id),
-    )
-    if site_id is not None:
-        query = query.where(ae.site_id == site_id)
-    if occurred_before is not None:
-        query = query.where(ae.occurred_at < occurred_before)
-    return (await session.execute(query)).all()
-
-
 async def participants_by_worst_grade(
     session: AsyncSession,
     principal: Principal,
@@ -56,14 +31,15 @@ async def participants_by_worst_grade(
     site_id: str | None,
     occurred_before: dt.datetime | None = None,
 ) -> Sequence[Row[Any, Any, Any, Any, Any]]:
-    """Over the occurrences :func:`treatment_emergent_occurrences` reads, each participant's
-    worst effective grade and worst grade not resting on an unreviewed patient-reported grade
-    (0 if none), per term and over all terms; then how many participants have each pair.
+    """Over the treatment-emergent occurrences (from C1D1 on, cycle >= 1, effective grade 1 or
+    worse; with ``occurred_before``, an aware instant ending a data cut-off, only those before
+    it), each participant's worst effective grade and worst grade not resting on an
+    unreviewed patient-reported grade (0 if none), per term and over all terms; then how many
+    participants have each pair.
     Rows: (meddra_code, term, worst, corroborated, participants), meddra_code NULL for the
     over-all-terms rows. The constants are literals so that the partial index
-    ``ix_adverse_events_toxicity`` (same predicate) also serves prepared, generic plans.
-    A data cut-off (``occurred_before``) is one more filter on those rows: the index still
-    selects them, and ``occurred_at``, which it does not cover, is read with each row."""
+    ``ix_adverse_events_toxicity`` (same predicate, ``occurred_at`` covered) also serves
+    prepared, generic plans, with or without a cut-off, as an index-only scan."""
     ae = AdverseEvent.__table__.c  # type: ignore[attr-defined]
     effective = func.coalesce(ae.clinician_grade, ae.grade)
     unreviewed_patient_report = and_(ae.patient_reported, ae.clinician_grade.is_(None))
